@@ -1,0 +1,60 @@
+# AIInfra course site. `make html` and `make test` set everything up on a fresh machine:
+# a virtual environment in .venv, (re)installed whenever pyproject.toml changes.
+
+PYTHON     ?= python3
+VENV       := .venv
+BIN        := $(VENV)/bin
+STAMP      := $(VENV)/.installed
+BUILDDIR   := _build
+# -W: warnings are errors; --keep-going: report all of them first; -n: nitpicky references.
+SPHINXOPTS ?= -j auto
+STRICT     := -W --keep-going -n
+
+.PHONY: help html livehtml clean linkcheck test check fix bench venv
+
+help:
+	@echo "make html       建立 .venv 并构建站点到 $(BUILDDIR)/html（警告即错误）"
+	@echo "make livehtml   本地实时预览 http://127.0.0.1:8000"
+	@echo "make check      快速检查全部内容（占位符、排版、图片、标题、结构……）"
+	@echo "make fix        自动修正可安全修正的中文排版问题"
+	@echo "make test       运行全部测试（含构建与浏览器测试）"
+	@echo "make bench      构建时间与页面体积基准测试"
+	@echo "make linkcheck  检查外部链接（需要互联网）"
+	@echo "make clean      删除构建产物"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet ".[test]"
+	@rm -rf build *.egg-info
+	@touch $@
+
+html: $(STAMP)
+	$(BIN)/sphinx-build -b html . $(BUILDDIR)/html $(STRICT) $(SPHINXOPTS)
+	@echo
+	@echo "构建完成，用浏览器打开：file://$(CURDIR)/$(BUILDDIR)/html/index.html"
+
+livehtml: $(STAMP)
+	$(BIN)/sphinx-autobuild . $(BUILDDIR)/html --host 127.0.0.1 --port 8000 \
+		--ignore "$(CURDIR)/$(BUILDDIR)/*" --ignore "$(CURDIR)/$(VENV)/*" --ignore "*.pyc" \
+		$(SPHINXOPTS)
+
+linkcheck: $(STAMP)
+	$(BIN)/sphinx-build -b linkcheck . $(BUILDDIR)/linkcheck $(SPHINXOPTS)
+
+check: $(STAMP)
+	$(BIN)/python -m tools.checks
+
+fix: $(STAMP)
+	$(BIN)/python -m tools.checks --fix
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m tools.bench
+
+clean:
+	rm -rf $(BUILDDIR)

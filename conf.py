@@ -1,0 +1,118 @@
+"""Sphinx configuration of the AIInfra course site.
+
+Sections: project · sources · extensions · content (MyST, math, figures, citations) · HTML and theme ·
+search. Every URL of the project is set once, here.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "_ext"))
+
+# -- Project ------------------------------------------------------------------------------------
+project = "AIInfra"
+author = "AIInfra 开源课程贡献者"
+copyright = f"2024–{date.today().year}, {author}"
+language = "zh_CN"
+
+REPO_OWNER = "Infrasys-AI"
+REPO_NAME = "AIInfra"
+REPO_BRANCH = "main"
+REPO_URL = f"https://github.com/{REPO_OWNER}/{REPO_NAME}"
+SITE_URL = "https://infrasys-ai.github.io/aiinfra-docs/"
+BILIBILI_URL = "https://space.bilibili.com/517221395"
+YOUTUBE_URL = "https://www.youtube.com/@ZOMI666/playlists"
+
+# -- Sources ------------------------------------------------------------------------------------
+root_doc = "index"
+source_suffix = {".md": "markdown"}
+exclude_patterns = [
+    "_build", ".venv", "**/node_modules", ".git", ".github", ".ci", ".pytest_cache",
+    "tests", "tools", "_ext", "_templates", "refs",
+    "README.md", "CONTRIBUTING.md", "LICENSE*", "**/code/**",
+]
+templates_path = ["_templates"]
+# Outside a git checkout (e.g. a downloaded archive) pages simply carry no "last updated" date.
+suppress_warnings = [] if (ROOT / ".git").exists() else ["git.subprocess_error"]
+
+# -- Extensions ---------------------------------------------------------------------------------
+extensions = [
+    "myst_parser",
+    "sphinx_design",
+    "sphinx_copybutton",
+    "sphinxcontrib.bibtex",
+    "sphinx_last_updated_by_git",
+    # local, in _ext/
+    "aiinfra_math",
+    "aiinfra_numbering",
+    "aiinfra_search",
+]
+
+# -- Content: MyST, figures, math, citations ----------------------------------------------------
+myst_enable_extensions = ["colon_fence", "dollarmath", "amsmath", "deflist", "fieldlist", "attrs_inline"]
+myst_heading_anchors = 3
+myst_dmath_double_inline = True
+
+numfig = True
+numfig_format = {"figure": "图 %s", "table": "表 %s", "code-block": "代码 %s", "section": "%s 节"}
+math_numfig = True
+math_eqref_format = "式 ({number})"
+html_math_renderer = "katex_mathml"
+
+bibtex_bibfiles = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "refs").glob("*.bib"))
+bibtex_default_style = "plain"
+bibtex_reference_style = "author_year"
+
+copybutton_prompt_text = r">>> |\.\.\. |\$ |In \[\d*\]: | {2,5}\.\.\.: "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
+copybutton_remove_prompts = True
+
+# -- HTML and theme -----------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = "AIInfra 大模型系统全栈"
+html_baseurl = SITE_URL
+html_static_path = ["_static"]
+html_css_files = ["aiinfra.css"]
+html_favicon = "_static/favicon.svg"
+html_last_updated_fmt = "%Y-%m-%d"
+html_copy_source = False
+html_show_sourcelink = False
+
+html_theme_options = {
+    "logo": {
+        "image_light": "_static/logo-wide-light.svg",
+        "image_dark": "_static/logo-wide-dark.svg",
+        "alt_text": "AIInfra 大模型系统全栈 - 首页",
+    },
+    "icon_links": [
+        {"name": "GitHub", "url": REPO_URL, "icon": "fa-brands fa-github"},
+        {"name": "Bilibili", "url": BILIBILI_URL, "icon": "fa-brands fa-bilibili"},
+        {"name": "YouTube", "url": YOUTUBE_URL, "icon": "fa-brands fa-youtube"},
+    ],
+    "header_links_before_dropdown": 4,
+    "header_dropdown_text": "更多",
+    "navbar_align": "left",
+    "use_edit_page_button": True,
+    "show_toc_level": 2,
+    "navigation_with_keys": True,
+    "show_prev_next": True,
+    "secondary_sidebar_items": ["page-toc", "edit-this-page"],
+    "footer_start": ["copyright"],
+    "footer_end": ["last-updated"],
+}
+html_context = {
+    "github_user": REPO_OWNER,
+    "github_repo": REPO_NAME,
+    "github_version": REPO_BRANCH,
+    "doc_path": "",
+    "default_mode": "auto",
+}
+
+# -- Search: jieba with the course's own dictionary of terms -------------------------------------
+html_search_language = "zh"
+html_search_options = {"dict": str(ROOT / "_ext" / "search-dict.txt")}

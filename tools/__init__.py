@@ -1,0 +1,1 @@
+"""Tools of the AIInfra course: content checks, figure scripts, benchmarks."""
