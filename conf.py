@@ -6,6 +6,8 @@ search. Every URL of the project is set once, here.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 from datetime import date
 from pathlib import Path
@@ -39,6 +41,11 @@ templates_path = ["_templates"]
 # Outside a git checkout (e.g. a downloaded archive) pages simply carry no "last updated" date.
 suppress_warnings = [] if (ROOT / ".git").exists() else ["git.subprocess_error"]
 
+# sphinxext-opengraph prints a note at import when the optional matplotlib is missing; we do not
+# generate social card images (we ship one), so keep the build output clean.
+with contextlib.redirect_stdout(io.StringIO()):
+    import sphinxext.opengraph  # noqa: F401
+
 # -- Extensions ---------------------------------------------------------------------------------
 extensions = [
     "myst_parser",
@@ -46,9 +53,14 @@ extensions = [
     "sphinx_copybutton",
     "sphinxcontrib.bibtex",
     "sphinx_last_updated_by_git",
+    "sphinxext.opengraph",
+    "sphinx_sitemap",
+    "notfound.extension",
+    "sphinx_reredirects",
     # local, in _ext/
     "aiinfra_math",
     "aiinfra_numbering",
+    "aiinfra_pages",
     "aiinfra_search",
 ]
 
@@ -102,6 +114,7 @@ html_theme_options = {
     "navigation_with_keys": True,
     "show_prev_next": True,
     "secondary_sidebar_items": ["page-toc", "edit-this-page"],
+    "article_header_end": ["page-meta"],
     "footer_start": ["copyright"],
     "footer_end": ["last-updated"],
 }
@@ -116,3 +129,50 @@ html_context = {
 # -- Search: jieba with the course's own dictionary of terms -------------------------------------
 html_search_language = "zh"
 html_search_options = {"dict": str(ROOT / "_ext" / "search-dict.txt")}
+
+# -- Social cards, sitemap, 404, redirects ------------------------------------------------------
+ogp_site_url = SITE_URL
+ogp_site_name = html_title
+ogp_image = "_static/social-card.png"
+ogp_image_alt = "AIInfra 大模型系统全栈"
+ogp_type = "article"
+ogp_description_length = 160
+ogp_enable_meta_description = True
+ogp_social_cards = {"enable": False}
+
+sitemap_url_scheme = "{link}"
+sitemap_excludes = ["search.html", "genindex.html", "404.html"]
+
+# The 404 page uses absolute asset URLs so that it works at any depth of the site.
+notfound_urls_prefix = "/" + SITE_URL.split("://", 1)[1].split("/", 1)[1]
+notfound_context = {
+    "title": "页面不存在",
+    "body": (
+        "<h1>页面不存在</h1>"
+        "<p>你要找的页面不存在，可能已经移动或改名。可以回到<a href=\"" + notfound_urls_prefix + "index.html\">课程首页</a>，"
+        "或者搜索：</p>"
+        "<form class=\"aiinfra-404-search\" action=\"" + notfound_urls_prefix + "search.html\" method=\"get\">"
+        "<input type=\"search\" name=\"q\" aria-label=\"搜索课程\" placeholder=\"搜索课程……\"/> "
+        "<button type=\"submit\">搜索</button></form>"
+    ),
+}
+
+
+def _redirects() -> dict[str, str]:
+    """Old URLs that keep working: the earlier site's flattened chapter paths
+    (01AICluster01Roadmap/README.html, as in the course author's outline) and the moves in
+    redirects.toml. Targets are relative to the old page."""
+    import tomllib
+
+    sys.path.insert(0, str(ROOT))
+    from tools.outline import load
+
+    moves = {}
+    for module in load():
+        for chapter, _ in module.chapters:
+            moves[f"{module.dir}{chapter}/README"] = f"{module.dir}/{chapter}/README"
+    moves.update(tomllib.loads((ROOT / "redirects.toml").read_text(encoding="utf-8")).get("moved", {}))
+    return {old: "../" * old.count("/") + new + ".html" for old, new in moves.items()}
+
+
+redirects = _redirects()
