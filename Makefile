@@ -10,7 +10,7 @@ BUILDDIR   := _build
 SPHINXOPTS ?= -j auto
 STRICT     := -W --keep-going -n
 
-.PHONY: help html livehtml clean linkcheck test check fix bench venv
+.PHONY: help html livehtml clean linkcheck test check fix bench venv pdf epub
 
 help:
 	@echo "make html       建立 .venv 并构建站点到 $(BUILDDIR)/html（警告即错误）"
@@ -18,6 +18,8 @@ help:
 	@echo "make check      快速检查全部内容（占位符、排版、图片、标题、结构……）"
 	@echo "make fix        自动修正可安全修正的中文排版问题"
 	@echo "make test       运行全部测试（含构建与浏览器测试）"
+	@echo "make pdf        生成整门课程和每个模块的 PDF 到 $(BUILDDIR)/pdf"
+	@echo "make epub       生成整门课程的 EPUB 到 $(BUILDDIR)/epub"
 	@echo "make bench      构建时间与页面体积基准测试"
 	@echo "make linkcheck  检查外部链接（需要互联网）"
 	@echo "make clean      删除构建产物"
@@ -55,6 +57,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tools.bench
+
+pdf: $(STAMP)
+	$(BIN)/python -m tools.pdf
+
+epub: $(STAMP)
+	$(BIN)/sphinx-build -b epub . $(BUILDDIR)/epub -d $(BUILDDIR)/doctrees-epub $(STRICT)
+	@echo "EPUB：$(CURDIR)/$(BUILDDIR)/epub/AIInfra.epub"
 
 clean:
 	rm -rf $(BUILDDIR)

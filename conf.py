@@ -20,6 +20,10 @@ project = "AIInfra"
 author = "AIInfra 开源课程贡献者"
 copyright = f"2024–{date.today().year}, {author}"
 language = "zh_CN"
+with open(ROOT / "pyproject.toml", "rb") as _f:
+    import tomllib
+
+    release = version = tomllib.load(_f)["project"]["version"]
 
 REPO_OWNER = "Infrasys-AI"
 REPO_NAME = "AIInfra"
@@ -176,3 +180,12 @@ def _redirects() -> dict[str, str]:
 
 
 redirects = _redirects()
+
+# -- EPUB -----------------------------------------------------------------------------------------
+epub_basename = "AIInfra"
+epub_title = html_title
+epub_author = author
+epub_publisher = author
+epub_language = "zh-CN"
+epub_show_urls = "no"
+epub_exclude_files = ["search.html", "404.html", "robots.txt", "sitemap.xml", "genindex.html"]

@@ -4,6 +4,7 @@
   assumed 300 characters per minute plus Latin words at 200 per minute (a rough estimate, shown
   as such), only for lessons.
 * ``robots.txt`` written at the end of an HTML build, pointing at the sitemap of ``html_baseurl``.
+* the redirect pages of sphinx-reredirects only in the web build.
 """
 
 from __future__ import annotations
@@ -37,8 +38,14 @@ def page_context(app: Sphinx, pagename: str, templatename: str, context: dict, d
         context["reading_minutes"] = reading_minutes(doctree)
 
 
+def web_only(app: Sphinx) -> None:
+    """Redirect pages belong to the web site, not to the EPUB or the single-page (PDF) build."""
+    if app.builder.name != "html":
+        app.config.redirects = {}
+
+
 def write_robots(app: Sphinx, exception) -> None:
-    if exception or app.builder.format != "html" or not app.config.html_baseurl:
+    if exception or app.builder.name != "html" or not app.config.html_baseurl:
         return
     base = app.config.html_baseurl.rstrip("/") + "/"
     Path(app.outdir, "robots.txt").write_text(
@@ -46,6 +53,7 @@ def write_robots(app: Sphinx, exception) -> None:
 
 
 def setup(app: Sphinx) -> dict:
+    app.connect("builder-inited", web_only)
     app.connect("html-page-context", page_context)
     app.connect("build-finished", write_robots)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -9,10 +9,9 @@ served on 127.0.0.1 for the duration; PNGs are written to DIR (default _build/sc
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
-import threading
 from pathlib import Path
+
+from tools.serve import CHROMIUM, CHROMIUM_ARGS, serve
 
 SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
 
@@ -25,19 +24,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--full", action="store_true", help="whole page, not just the first screen")
     args = ap.parse_args(argv)
 
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=args.html)
-    handler.log_message = lambda *a: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    with serve(args.html) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for page_path in args.pages:
             for size, (w, h) in SIZES.items():
                 for theme in ("light", "dark"):
@@ -51,7 +44,6 @@ def main(argv: list[str] | None = None) -> None:
                     print(target)
                     ctx.close()
         browser.close()
-    httpd.shutdown()
 
 
 if __name__ == "__main__":

@@ -11,10 +11,11 @@ STATIC = Path(__file__).resolve().parent.parent / "_static"
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
+    from tools.serve import CHROMIUM, CHROMIUM_ARGS
+
     svg = (STATIC / "social-card.svg").read_text(encoding="utf-8")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 630})
         page.set_content(f"<html><body style='margin:0'>{svg}</body></html>")
         page.screenshot(path=str(STATIC / "social-card.png"))
