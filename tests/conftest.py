@@ -66,12 +66,19 @@ def server(site):
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Headless Debian Chromium through Playwright; never downloads a browser."""
+def chromium() -> str:
+    """Debian's Chromium: skip without it, except under CI, where a skip would hide a failure."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI") == "true":
             pytest.fail("Chromium is not installed (apt-get install chromium); browser tests cannot be skipped under CI")
         pytest.skip("Chromium is not installed (apt-get install chromium); skipping browser tests")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    """Headless Debian Chromium through Playwright; never downloads a browser. Per module, so that
+    tests of tools that drive Chromium themselves (pdf, bench) do not run inside its event loop."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

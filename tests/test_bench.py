@@ -1,0 +1,40 @@
+"""`make bench` runs on a tiny site and reports every field (no test asserts a time)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tools import bench
+
+FIX = Path(__file__).resolve().parent / "fixtures"
+
+FIELDS = {"runs", "clean_build_s", "bare_build_s", "ratio_vs_bare", "incremental_lesson_s",
+          "incremental_toctree_s", "peak_memory_mib", "total_bytes", "static_bytes",
+          "searchindex_bytes", "pages", "first_visit", "lighthouse"}
+
+
+@pytest.mark.browser
+def test_bench_reports_every_field(tmp_path, chromium):
+    src = tmp_path / "site"
+    shutil.copytree(FIX / "checks" / "good", src)
+    shutil.copy(FIX / "bench" / "conf.py", src / "conf.py")
+    (src / "conf.py").write_text((src / "conf.py").read_text().replace(
+        "parents[3]", f"parents[0] / {str(Path(__file__).resolve().parents[1])!r}"), encoding="utf-8")
+    out = tmp_path / "bench"
+    report = bench.run(src, runs=1, with_lighthouse=shutil.which("npm") is not None, out=out)
+    assert FIELDS <= report.keys()
+    assert json.loads((out / "bench.json").read_text(encoding="utf-8")) == report
+    for key in FIELDS - {"first_visit", "lighthouse", "runs"}:
+        assert report[key] > 0, key
+    assert set(report["first_visit"]) == {"landing", "module", "lesson"}
+    for visit in report["first_visit"].values():
+        assert visit["bytes"] > 0 and visit["requests"] > 0
+        assert visit["third_party"] == 0
+    if shutil.which("npm"):
+        for page, scores in report["lighthouse"].items():
+            assert set(scores) == {"performance", "accessibility", "best-practices", "seo"}, (page, scores)
+    assert "整站全新构建" in bench.table(report)

@@ -1,0 +1,282 @@
+"""`make bench`: how fast the site builds and how light its pages are, measured side by side.
+
+Everything is measured in one run on a copy of the sources (the working tree is never touched):
+
+* clean build of the whole site (``-j auto``) and, in the same run, a bare Sphinx build of the
+  same sources (myst-parser and the default theme, no other extension); their ratio is what our
+  theme and extensions cost;
+* incremental rebuild after editing one lesson's body, and after editing one toctree;
+* peak memory (max RSS) of the clean build;
+* output size: total, ``_static``, ``searchindex.js``;
+* per page (landing page, a module page, the longest lesson): bytes and requests of a first visit
+  in headless Chromium, and how many of those requests go to another host (must be 0);
+* Lighthouse 12.2.3 (npm, mobile preset, Debian's Chromium) scores for those pages.
+
+Times are medians over ``--runs`` runs; the machine is noisy, so compare ratios within one run.
+The table is printed and written as JSON to ``_build/bench/bench.json``.
+
+    python -m tools.bench [--src DIR] [--runs N] [--no-lighthouse] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tools.serve import CHROMIUM, CHROMIUM_ARGS, serve  # noqa: E402
+
+LIGHTHOUSE = "lighthouse@12.2.3"
+IGNORE = shutil.ignore_patterns("_build", ".venv", ".git", "node_modules", "__pycache__", ".pytest_cache")
+
+# A conf.py for the bare build: the same sources with only myst-parser and Sphinx's default theme.
+BARE_CONF = """
+project = "bare"
+language = "zh_CN"
+extensions = ["myst_parser"]
+myst_enable_extensions = {ext!r}
+exclude_patterns = {exclude!r}
+suppress_warnings = ["*"]
+"""
+
+# Runs one build in a child process and reports its peak memory (its own and its workers').
+BUILD_WRAPPER = """
+import resource, sys
+from sphinx.cmd.build import build_main
+rc = build_main(sys.argv[1:])
+peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(f"@@peak_kib={peak}", file=sys.stderr)
+sys.exit(rc)
+"""
+
+
+def sphinx(src: Path, out: Path, *args: str) -> tuple[float, int, str]:
+    """Run one build; return (seconds, peak KiB, output)."""
+    cmd = [sys.executable, "-c", BUILD_WRAPPER, "-b", "html", "-q", "-j", "auto", *args, str(src), str(out)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=src)
+    took = time.perf_counter() - t0
+    log = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise SystemExit(f"build failed ({' '.join(cmd[3:])}):\n{log[-3000:]}")
+    peak = int(re.search(r"@@peak_kib=(\d+)", log).group(1))
+    return took, peak, log
+
+
+def copy_sources(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest, ignore=IGNORE, symlinks=True)
+    git = src / ".git"
+    if git.exists():        # keep git history: the site shows last-updated dates from it
+        os.symlink(git, dest / ".git")
+    return dest
+
+
+def pick_pages(html: Path) -> dict[str, str]:
+    """The landing page, a module page and the longest lesson of the built site."""
+    modules = sorted(p for p in html.glob("[0-9][0-9]*/README.html")
+                     if not re.match(r"^\d\d[A-Za-z]+\d\d", p.parent.name))
+    lessons = [p for p in html.glob("[0-9][0-9]*/**/*.html")
+               if p.name != "README.html" and not p.parts[-2].startswith("_")
+               and "http-equiv=\"refresh\"" not in p.read_text(encoding="utf-8")]
+    module = next((p for p in modules if p.parent.name == "04Train"), modules[0] if modules else None)
+    lesson = max(lessons, key=lambda p: p.stat().st_size) if lessons else None
+    pages = {"landing": "index.html"}
+    if module:
+        pages["module"] = module.relative_to(html).as_posix()
+    if lesson:
+        pages["lesson"] = lesson.relative_to(html).as_posix()
+    return pages
+
+
+def dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def first_visit(html: Path, pages: dict[str, str]) -> dict[str, dict]:
+    """Bytes and requests of a first visit (empty cache) to each page, in headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    results = {}
+    with serve(html) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for name, path in pages.items():
+            ctx = browser.new_context(viewport={"width": 390, "height": 844})
+            page = ctx.new_page()
+            responses = []
+            page.on("response", lambda r: responses.append(r))
+            page.goto(f"{base}/{path}", wait_until="networkidle")
+            total, third = 0, 0
+            for r in responses:
+                if urlparse(r.url).hostname != "127.0.0.1":
+                    third += 1
+                    continue
+                try:
+                    total += len(r.body())
+                except Exception:  # a redirect or an aborted request has no body
+                    pass
+            results[name] = {"page": path, "bytes": total, "requests": len(responses), "third_party": third}
+            ctx.close()
+        browser.close()
+    return results
+
+
+def lighthouse(html: Path, pages: dict[str, str], workdir: Path, cache: Path) -> dict[str, dict] | str:
+    """Lighthouse mobile scores, or the reason it could not run. npm installs it once into *cache*."""
+    npm = shutil.which("npm")
+    if not npm or not Path(CHROMIUM).exists():
+        return "skipped: needs Node.js/npm and Debian's chromium"
+    prefix = cache / "lighthouse"
+    binary = prefix / "node_modules" / ".bin" / "lighthouse"
+    if not binary.exists():
+        proc = subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(prefix),
+                               LIGHTHOUSE], capture_output=True, text=True)
+        if proc.returncode != 0:
+            return f"skipped: npm install {LIGHTHOUSE} failed: {proc.stderr.strip()[-300:]}"
+    scores = {}
+    env = dict(os.environ, CHROME_PATH=CHROMIUM)
+    with serve(html) as base:
+        for name, path in pages.items():
+            report = workdir / f"lh-{name}.json"
+            cmd = [str(binary), f"{base}/{path}", "--quiet", "--output=json", f"--output-path={report}",
+                   "--only-categories=performance,accessibility,best-practices,seo",
+                   "--chrome-flags=" + " ".join(["--headless=new", *CHROMIUM_ARGS])]
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+            if proc.returncode != 0 or not report.exists():
+                scores[name] = {"error": proc.stderr.strip()[-300:]}
+                continue
+            cats = json.loads(report.read_text(encoding="utf-8"))["categories"]
+            scores[name] = {k: round(100 * v["score"]) if v["score"] is not None else None
+                            for k, v in cats.items()}
+    return scores
+
+
+def edit_lesson_body(src: Path) -> Path:
+    lessons = [p for p in src.glob("[0-9][0-9]*/**/*.md")
+               if p.name != "README.md" and "code" not in p.parts]
+    lesson = max(lessons, key=lambda p: p.stat().st_size) if lessons else src / "index.md"
+    lesson.write_text(lesson.read_text(encoding="utf-8") + "\n补充一句用于测量增量构建的文字。\n", encoding="utf-8")
+    return lesson
+
+
+def edit_toctree(src: Path) -> Path:
+    for readme in sorted(src.glob("[0-9][0-9]*/README.md")):
+        text = readme.read_text(encoding="utf-8")
+        if "```{toctree}" in text:
+            readme.write_text(text.replace("```{toctree}\n", "```{toctree}\n:titlesonly:\n", 1), encoding="utf-8")
+            return readme
+    raise SystemExit("no module README with a toctree to edit")
+
+
+def median(xs: list[float]) -> float:
+    return round(statistics.median(xs), 3)
+
+
+def run(src: Path, runs: int, with_lighthouse: bool, out: Path) -> dict:
+    from conf import exclude_patterns, myst_enable_extensions  # noqa: F401  (the real site's settings)
+
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="aiinfra-bench-"))
+    try:
+        bare_conf = work / "bare-conf"
+        bare_conf.mkdir()
+        (bare_conf / "conf.py").write_text(BARE_CONF.format(
+            ext=list(myst_enable_extensions), exclude=list(exclude_patterns)), encoding="utf-8")
+
+        clean, bare, peaks = [], [], []
+        for i in range(runs):
+            s = copy_sources(src, work / f"src-{i}")
+            t, peak, _ = sphinx(s, work / f"html-{i}", "-d", str(work / f"dt-{i}"))
+            clean.append(t)
+            peaks.append(peak)
+            t, _, _ = sphinx(s, work / f"bare-{i}", "-d", str(work / f"bare-dt-{i}"), "-c", str(bare_conf))
+            bare.append(t)
+        # incremental rebuilds on the first copy (its build is the reference output)
+        s, html, dt = work / "src-0", work / "html-0", work / "dt-0"
+        pages = pick_pages(html)
+        sizes = {"total_bytes": dir_size(html), "static_bytes": dir_size(html / "_static"),
+                 "searchindex_bytes": (html / "searchindex.js").stat().st_size,
+                 "pages": len(list(html.rglob("*.html")))}
+        visits = first_visit(html, pages)
+        lesson_edits, toctree_edits = [], []
+        for _ in range(runs):
+            edit_lesson_body(s)
+            lesson_edits.append(sphinx(s, html, "-d", str(dt))[0])
+        for i in range(runs):
+            inc_src = copy_sources(src, work / f"inc-{i}")
+            shutil.copytree(work / f"html-{i}", work / f"inc-html-{i}")
+            shutil.copytree(work / f"dt-{i}", work / f"inc-dt-{i}")
+            edit_toctree(inc_src)
+            toctree_edits.append(sphinx(inc_src, work / f"inc-html-{i}", "-d", str(work / f"inc-dt-{i}"))[0])
+        report = {
+            "runs": runs,
+            "clean_build_s": median(clean),
+            "bare_build_s": median(bare),
+            "ratio_vs_bare": round(statistics.median(clean) / statistics.median(bare), 2),
+            "incremental_lesson_s": median(lesson_edits),
+            "incremental_toctree_s": median(toctree_edits),
+            "peak_memory_mib": round(max(peaks) / 1024, 1),
+            **sizes,
+            "first_visit": visits,
+            "lighthouse": lighthouse(html, pages, work, out) if with_lighthouse else "skipped: --no-lighthouse",
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    (out / "bench.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    return report
+
+
+def table(r: dict) -> str:
+    kib = lambda b: f"{b / 1024:,.0f} KiB"  # noqa: E731
+    rows = [
+        ("整站全新构建（-j auto，中位数）", f"{r['clean_build_s']:.2f} s"),
+        ("同源裸 Sphinx 构建（myst + 默认主题）", f"{r['bare_build_s']:.2f} s"),
+        ("两者之比（目标 ≤ 1.3）", f"{r['ratio_vs_bare']:.2f}×"),
+        ("增量构建：改一课正文（目标 ≤ 2 s）", f"{r['incremental_lesson_s']:.2f} s"),
+        ("增量构建：改一个 toctree", f"{r['incremental_toctree_s']:.2f} s"),
+        ("构建内存峰值", f"{r['peak_memory_mib']:.0f} MiB"),
+        ("页面数", str(r["pages"])),
+        ("输出总大小", kib(r["total_bytes"])),
+        ("_static 大小", kib(r["static_bytes"])),
+        ("searchindex.js 大小", kib(r["searchindex_bytes"])),
+    ]
+    for name, v in r["first_visit"].items():
+        rows.append((f"首次访问 {name}（{v['page']}）",
+                     f"{kib(v['bytes'])}，{v['requests']} 个请求，第三方 {v['third_party']} 个"))
+    lh = r["lighthouse"]
+    if isinstance(lh, dict):
+        for name, v in lh.items():
+            rows.append((f"Lighthouse 移动端 {name}", ", ".join(f"{k} {s}" for k, s in v.items())))
+    else:
+        rows.append(("Lighthouse", lh))
+    width = max(len(a) for a, _ in rows) + 2
+    return "\n".join(f"{a:<{width}}{b}" for a, b in rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="构建时间与页面体积基准测试（make bench）")
+    ap.add_argument("--src", type=Path, default=ROOT, help="站点源目录（默认：本仓库）")
+    ap.add_argument("--runs", type=int, default=3, help="每项测量重复的次数，取中位数")
+    ap.add_argument("--no-lighthouse", action="store_true", help="不运行 Lighthouse")
+    ap.add_argument("--out", type=Path, default=ROOT / "_build" / "bench")
+    args = ap.parse_args(argv)
+    report = run(args.src.resolve(), args.runs, not args.no_lighthouse, args.out)
+    print(table(report))
+    print(f"\nJSON：{args.out / 'bench.json'}")
+
+
+if __name__ == "__main__":
+    main()
