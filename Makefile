@@ -60,9 +60,11 @@ bench: $(STAMP)
 
 pdf: $(STAMP)
 	$(BIN)/python -m tools.pdf
+	@mkdir -p $(BUILDDIR)/html/_downloads && cp $(BUILDDIR)/pdf/*.pdf $(BUILDDIR)/html/_downloads/
 
 epub: $(STAMP)
 	$(BIN)/sphinx-build -b epub . $(BUILDDIR)/epub -d $(BUILDDIR)/doctrees-epub $(STRICT)
+	@mkdir -p $(BUILDDIR)/html/_downloads && cp $(BUILDDIR)/epub/AIInfra.epub $(BUILDDIR)/html/_downloads/
 	@echo "EPUB：$(CURDIR)/$(BUILDDIR)/epub/AIInfra.epub"
 
 clean:

@@ -5,6 +5,8 @@
   as such), only for lessons.
 * ``robots.txt`` written at the end of an HTML build, pointing at the sitemap of ``html_baseurl``.
 * the redirect pages of sphinx-reredirects only in the web build.
+* the ``{site-download}`` role: ``{site-download}`AIInfra.pdf``` links ``_downloads/AIInfra.pdf`` of
+  the published site (``make pdf`` / ``make epub`` put the files there; so does the deploy).
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ def page_context(app: Sphinx, pagename: str, templatename: str, context: dict, d
         context["reading_minutes"] = reading_minutes(doctree)
 
 
+def site_download(name, rawtext, text, lineno, inliner, options=None, content=None):
+    docname = inliner.document.settings.env.docname
+    uri = "../" * docname.count("/") + "_downloads/" + text.strip()
+    label = f"{text.strip()}（{'PDF' if text.strip().endswith('.pdf') else 'EPUB'}）"
+    node = nodes.reference(rawtext, label, refuri=uri, classes=["aiinfra-download"])
+    return [node], []
+
+
 def web_only(app: Sphinx) -> None:
     """Redirect pages belong to the web site, not to the EPUB or the single-page (PDF) build."""
     if app.builder.name != "html":
@@ -53,6 +63,7 @@ def write_robots(app: Sphinx, exception) -> None:
 
 
 def setup(app: Sphinx) -> dict:
+    app.add_role("site-download", site_download)
     app.connect("builder-inited", web_only)
     app.connect("html-page-context", page_context)
     app.connect("build-finished", write_robots)

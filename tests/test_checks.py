@@ -72,6 +72,7 @@ PAGE_CASES = [
     ("lesson-no-exercises.md", "lesson", None),
     ("lesson-few-refs.md", "lesson", "## 参考文献"),
     ("lesson-short.md", "lesson", None),
+    ("lesson-local-bibliography.md", "lesson", "{bibliography}"),
     ("broken-link.md", "link", "../02Other/README.md"),
 ]
 

@@ -158,6 +158,10 @@ def lesson_structure(page: Page, min_chars: int, min_lab_chars: int) -> list[Pro
         line = next((ln for t, ln in h2.items() if t.startswith("参考文献")), 1)
         out.append(Problem(page.rel, line, "lesson", f"课程只引用了 {len(keys)} 篇参考文献，至少需要 3 篇",
                            "在正文用到的地方用 {cite}`key` 引用，条目写进 refs/*.bib"))
+    for d in page.directives:
+        if d.name == "bibliography" and "all" not in d.options:
+            out.append(Problem(page.rel, d.line, "lesson", "课程用 {bibliography} 列本课文献，同一文献被多课引用时会冲突",
+                               "正文用 {footcite}`key` 引用，文末写 ```{footbibliography}```"))
     minimum = min_lab_chars if "Practices/" in page.rel else min_chars
     chars = page.cjk_prose_chars()
     if chars < minimum:
