@@ -38,10 +38,11 @@ html: $(STAMP)
 	@echo
 	@echo "构建完成，用浏览器打开：file://$(CURDIR)/$(BUILDDIR)/html/index.html"
 
+# Live preview in its own folder, without Chinese search segmentation (faster rebuilds).
 livehtml: $(STAMP)
-	$(BIN)/sphinx-autobuild . $(BUILDDIR)/html --host 127.0.0.1 --port 8000 \
+	AIINFRA_PREVIEW=1 $(BIN)/sphinx-autobuild . $(BUILDDIR)/live --host 127.0.0.1 --port 8000 \
 		--ignore "$(CURDIR)/$(BUILDDIR)/*" --ignore "$(CURDIR)/$(VENV)/*" --ignore "*.pyc" \
-		$(SPHINXOPTS)
+		-d $(BUILDDIR)/live-doctrees $(SPHINXOPTS)
 
 linkcheck: $(STAMP)
 	$(BIN)/sphinx-build -b linkcheck . $(BUILDDIR)/linkcheck $(SPHINXOPTS)
