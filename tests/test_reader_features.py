@@ -126,3 +126,11 @@ def test_epub_is_well_formed(tmp_path):
     assert opf.getElementsByTagName("dc:language")[0].firstChild.data == "zh-CN"
     assert len(opf.getElementsByTagName("itemref")) > 50
     assert not any(n.endswith(("404.xhtml", "search.xhtml")) for n in names)
+
+
+def test_landing_and_module_pages_link_the_downloads(site):
+    links = scan(site.page("index").read_text(encoding="utf-8")).links
+    assert "_downloads/AIInfra.pdf" in links and "_downloads/AIInfra.epub" in links
+    for module in load():
+        links = scan(site.page(f"{module.dir}/README").read_text(encoding="utf-8")).links
+        assert f"../_downloads/{module.dir}.pdf" in links, module.dir
