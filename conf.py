@@ -187,6 +187,7 @@ def _redirects() -> dict[str, str]:
 
 
 redirects = _redirects()
+redirect_html_template_file = "_templates/redirect.html"
 
 # -- EPUB -----------------------------------------------------------------------------------------
 epub_basename = "AIInfra"

@@ -52,6 +52,20 @@ class SearchChineseFixed(SearchChinese):
     language_name = "English"
     js_splitter_code = SPLITTER
 
+    def __init__(self, options: dict[str, str]) -> None:
+        super().__init__(options)
+        path = options.get("dict")
+        self.course_terms = sorted(
+            {line.split()[0] for line in open(path, encoding="utf-8") if line.strip()} if path else (),
+            key=len, reverse=True)
+
+    def split(self, input: str) -> list[str]:
+        """jieba's search mode yields the 2- and 3-character parts of a long word but not longer
+        ones: '集合通信库' gives 集合, 通信 but not 集合通信. Add the course terms a word contains."""
+        words = super().split(input)
+        extra = [t for w in words if len(w) > 4 for t in self.course_terms if t != w and t in w]
+        return words + extra
+
 
 def setup(app: Sphinx) -> dict:
     import jieba

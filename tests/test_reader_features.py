@@ -21,8 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def meta(html: str, attr: str, name: str) -> str | None:
-    m = re.search(rf'<meta {attr}="{re.escape(name)}" content="([^"]*)"', html)
-    return m.group(1) if m else None
+    for tag in re.findall(r"<meta\b[^>]*>", html):
+        if re.search(rf'\b{attr}="{re.escape(name)}"', tag):
+            m = re.search(r'\bcontent="([^"]*)"', tag)
+            return m.group(1) if m else None
+    return None
 
 
 def content_pages(site):
