@@ -91,6 +91,7 @@ def pick_pages(html: Path) -> dict[str, str]:
                      if not re.match(r"^\d\d[A-Za-z]+\d\d", p.parent.name))
     lessons = [p for p in html.glob("[0-9][0-9]*/**/*.html")
                if p.name != "README.html" and not p.parts[-2].startswith("_")
+               and not p.relative_to(html).as_posix().startswith("00Others/")
                and "http-equiv=\"refresh\"" not in p.read_text(encoding="utf-8")]
     module = next((p for p in modules if p.parent.name == "04Train"), modules[0] if modules else None)
     lesson = max(lessons, key=lambda p: p.stat().st_size) if lessons else None
