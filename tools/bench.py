@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tools.checks.content import is_lesson  # noqa: E402
 from tools.serve import CHROMIUM, CHROMIUM_ARGS, serve  # noqa: E402
 
 LIGHTHOUSE = "lighthouse@12.2.3"
@@ -90,8 +91,7 @@ def pick_pages(html: Path) -> dict[str, str]:
     modules = sorted(p for p in html.glob("[0-9][0-9]*/README.html")
                      if not re.match(r"^\d\d[A-Za-z]+\d\d", p.parent.name))
     lessons = [p for p in html.glob("[0-9][0-9]*/**/*.html")
-               if p.name != "README.html" and not p.parts[-2].startswith("_")
-               and not p.relative_to(html).as_posix().startswith("00Others/")
+               if is_lesson(p.relative_to(html).with_suffix(".md").as_posix())
                and "http-equiv=\"refresh\"" not in p.read_text(encoding="utf-8")]
     module = next((p for p in modules if p.parent.name == "04Train"), modules[0] if modules else None)
     lesson = max(lessons, key=lambda p: p.stat().st_size) if lessons else None
@@ -167,7 +167,7 @@ def lighthouse(html: Path, pages: dict[str, str], workdir: Path, cache: Path) ->
 
 def edit_lesson_body(src: Path) -> Path:
     lessons = [p for p in src.glob("[0-9][0-9]*/**/*.md")
-               if p.name != "README.md" and "code" not in p.parts]
+               if is_lesson(p.relative_to(src).as_posix()) and "code" not in p.parts]
     lesson = max(lessons, key=lambda p: p.stat().st_size) if lessons else src / "index.md"
     lesson.write_text(lesson.read_text(encoding="utf-8") + "\n补充一句用于测量增量构建的文字。\n", encoding="utf-8")
     return lesson
