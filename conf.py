@@ -138,7 +138,7 @@ html_context = {
     "default_mode": "auto",
 }
 
-# -- Search: jieba with the course's own dictionary of terms -------------------------------------
+# -- Search: rjieba with the course's own dictionary of terms ------------------------------------
 html_search_language = "zh"
 html_search_options = {"dict": str(ROOT / "_ext" / "search-dict.txt")}
 # `make livehtml` (AIINFRA_PREVIEW=1, its own build folder) rebuilds in a new process after every
