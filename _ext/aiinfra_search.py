@@ -23,6 +23,8 @@ Segmentations and Snowball stems are memoized for the whole build (Sphinx memoiz
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import NamedTuple
 
 import snowballstemmer
 from sphinx.application import Sphinx
@@ -31,10 +33,8 @@ from sphinx.search.zh import SearchChinese
 
 HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 LATIN_RUN = re.compile(r"[A-Za-z0-9]+")
-_segmenters: dict[str | None, object] = {}      # dictionary path -> rjieba.Jieba with it loaded
-_cuts: dict[tuple[str | None, str], list[str]] = {}
-_course_terms: dict[str, frozenset[str]] = {}
-_longest: dict[frozenset[str], int] = {}
+_dictionaries: dict[str | None, tuple[int, "Dictionary"]] = {}   # path -> (mtime, loaded)
+_cuts: dict[str | None, dict[str, list[str]]] = {}                # path -> text -> words
 
 
 SPLITTER = r"""
@@ -62,53 +62,56 @@ function splitQuery(query) {
 """
 
 
-def course_terms(path: str | None) -> frozenset[str]:
-    if not path:
-        return frozenset()
-    if path not in _course_terms:
+class Dictionary(NamedTuple):
+    path: str | None
+    segmenter: object           # rjieba.Jieba with the course terms added
+    terms: frozenset[str]
+    longest: int
+
+
+def dictionary(path: str | None) -> Dictionary:
+    """rjieba with its own dictionary plus the course dictionary (lines: word [frequency [tag]]).
+
+    Kept for the process (a live preview forks its builds from one warm process) and loaded again
+    when the file changes."""
+    stamp = Path(path).stat().st_mtime_ns if path else 0
+    hit = _dictionaries.get(path)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    import rjieba
+
+    seg, terms = rjieba.Jieba(), set()
+    if path:
         with open(path, encoding="utf-8") as f:
-            _course_terms[path] = frozenset(line.split()[0] for line in f if line.strip())
-    return _course_terms[path]
+            for line in f:
+                parts = line.split()
+                if parts:
+                    seg.add_word(parts[0], int(parts[1]) if len(parts) > 1 else None,
+                                 parts[2] if len(parts) > 2 else None)
+                    terms.add(parts[0])
+    d = Dictionary(path, seg, frozenset(terms), max(map(len, terms), default=0))
+    _dictionaries[path] = (stamp, d)
+    _cuts.pop(path, None)
+    return d
 
 
-def terms_inside(word: str, terms: frozenset[str]) -> list[str]:
+def terms_inside(word: str, d: Dictionary) -> list[str]:
     """The course terms that are proper substrings of *word*, longest first."""
-    longest = _longest.get(terms)
-    if longest is None:
-        longest = _longest[terms] = max(map(len, terms), default=0)
-    found = {word[i:j] for i in range(len(word)) for j in range(i + 2, min(len(word), i + longest) + 1)} & terms
+    found = {word[i:j] for i in range(len(word)) for j in range(i + 2, min(len(word), i + d.longest) + 1)} & d.terms
     found.discard(word)
     return sorted(found, key=lambda t: (-len(t), t))
 
 
-def segmenter(path: str | None):
-    """rjieba with its dictionary plus the course dictionary (lines: word [frequency [tag]])."""
-    seg = _segmenters.get(path)
-    if seg is None:
-        import rjieba
-
-        seg = rjieba.Jieba()
-        if path:
-            with open(path, encoding="utf-8") as f:
-                for line in f:
-                    parts = line.split()
-                    if parts:
-                        freq = int(parts[1]) if len(parts) > 1 else None
-                        seg.add_word(parts[0], freq, parts[2] if len(parts) > 2 else None)
-        _segmenters[path] = seg
-    return seg
-
-
-def segment(text: str, path: str | None) -> list[str]:
+def segment(text: str, d: Dictionary) -> list[str]:
     """Search-mode words of *text*: the Chinese words (with the 2- and 3-character words inside
     longer ones), the Latin runs, and the course terms inside words longer than four characters
     (search mode gives '集合通信库' as 集合, 通信, 集合通信库 but not 集合通信)."""
-    hit = _cuts.get((path, text))
+    cuts = _cuts.setdefault(d.path, {})
+    hit = cuts.get(text)
     if hit is None:
-        words = [w for w in segmenter(path).cut_for_search(text) if HAN.search(w)]
-        terms = course_terms(path)
-        extra = [t for w in words if len(w) > 4 for t in terms_inside(w, terms)] if terms else []
-        hit = _cuts[path, text] = words + LATIN_RUN.findall(text) + extra
+        words = [w for w in d.segmenter.cut_for_search(text) if HAN.search(w)]
+        extra = [t for w in words if len(w) > 4 for t in terms_inside(w, d)] if d.terms else []
+        hit = cuts[text] = words + LATIN_RUN.findall(text) + extra
     return hit
 
 
@@ -124,14 +127,13 @@ class SearchChineseFixed(SearchChinese):
         SearchLanguage.__init__(self, options)
         self.latin_terms: set[str] = set()
         self.stemmer = snowballstemmer.stemmer("english")
-        self.dict_path = options.get("dict")
-        segmenter(self.dict_path)
+        self.dictionary = dictionary(options.get("dict"))
         self._stems: dict[str, str] = {}
 
     def split(self, input: str) -> list[str]:
         latin1 = [term.strip() for term in self.latin1_letters.findall(input)]
         self.latin_terms.update(latin1)
-        return segment(input, self.dict_path) + latin1
+        return segment(input, self.dictionary) + latin1
 
     def stem(self, word: str) -> str:
         """SearchChinese.stem with the Snowball call memoized (its latin_terms test stays live)."""

@@ -20,6 +20,11 @@
   whether it is empty, then in the page), and its "edit this page" link compiles a new Jinja
   template on each call. The page's table-of-contents and edit-link functions are memoized per
   page, and the link template compiled once: the same HTML, about 1.5 s less per build.
+
+* Sphinx runs a ``-j`` build's reading and writing in forked workers even when one page changed,
+  and each worker pickles the whole environment back: about 0.4 s of a one-page rebuild. A
+  rebuild that re-reads at most ``SMALL_REBUILD`` pages, none of them holding a toctree (whose
+  change rewrites every page), runs in the one process.
 """
 
 from __future__ import annotations
@@ -130,6 +135,15 @@ def speed_up_theme(app: Sphinx) -> None:
                 handler=functools.partial(_memoize_page_functions, utils.set_secondary_sidebar_items))
 
 
+SMALL_REBUILD = 5
+
+
+def serial_small_rebuild(app: Sphinx, env, docnames: list[str]) -> None:
+    if app.parallel > 1 and env.all_docs and len(docnames) <= SMALL_REBUILD \
+            and not any(env.toctree_includes.get(d) for d in docnames):
+        app.parallel = 1
+
+
 def jinja_cache(app: Sphinx) -> None:
     templates = getattr(app.builder, "templates", None)
     environment = getattr(templates, "environment", None)
@@ -148,6 +162,7 @@ def setup(app: Sphinx) -> dict:
     pybtex.richtext.Text.from_latex = classmethod(_from_latex)
     app.connect("builder-inited", load)
     app.connect("builder-inited", speed_up_theme)
+    app.connect("env-before-read-docs", serial_small_rebuild)
     app.connect("builder-inited", jinja_cache)
     app.connect("build-finished", save)
     return {"version": "1.2", "parallel_read_safe": True, "parallel_write_safe": True}

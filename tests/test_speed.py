@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import os
 import random
 import re
 import sys
@@ -95,7 +96,7 @@ def test_rjieba_gives_jiebas_chinese_words():
     lines = lesson_lines()
     differ = 0
     for ln in lines:
-        ours = {w for w in aiinfra_search.segmenter(path).cut_for_search(ln) if HAN.search(w)}
+        ours = {w for w in aiinfra_search.dictionary(path).segmenter.cut_for_search(ln) if HAN.search(w)}
         theirs = {w for w in tok.cut_for_search(ln) if HAN.search(w)}
         differ += ours != theirs
     assert len(lines) > 1000
@@ -104,10 +105,23 @@ def test_rjieba_gives_jiebas_chinese_words():
 
 def test_segment_keeps_latin_words_and_course_terms():
     path = str(ROOT / "_ext" / "search-dict.txt")
-    words = aiinfra_search.segment("用 NCCL 的集合通信库做 all_reduce，见 stack-05Infer.svg", path)
+    words = aiinfra_search.segment("用 NCCL 的集合通信库做 all_reduce，见 stack-05Infer.svg",
+                                   aiinfra_search.dictionary(path))
     assert {"NCCL", "all", "reduce", "stack", "05Infer", "svg"} <= set(words)
     assert "集合通信" in words, "course terms inside longer words are indexed"
     assert not [w for w in words if not re.fullmatch(r"[\w]+", w)], "no punctuation or joined Latin runs"
+
+
+def test_dictionary_is_reloaded_when_it_changes(tmp_path):
+    path = tmp_path / "dict.txt"
+    path.write_text("张量并行\n", encoding="utf-8")
+    first = aiinfra_search.dictionary(str(path))
+    assert aiinfra_search.dictionary(str(path)) is first
+    path.write_text("张量并行\n专家并行\n", encoding="utf-8")
+    os.utime(path, ns=(first_ns := path.stat().st_mtime_ns + 10**9, first_ns))
+    again = aiinfra_search.dictionary(str(path))
+    assert again.terms == {"张量并行", "专家并行"}
+    assert "专家并行" in aiinfra_search.segment("专家并行和张量并行", again)
 
 
 def test_stem_memo_keeps_sphinxs_short_word_rule():

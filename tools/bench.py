@@ -4,8 +4,12 @@ Everything is measured in one run on a copy of the sources (the working tree is 
 
 * clean build of the whole site (``-j auto``) and, in the same run, a bare Sphinx build of the
   same sources (myst-parser and the default theme, no other extension); their ratio is what our
-  theme and extensions cost;
-* incremental rebuild after editing one lesson's body, and after editing one toctree;
+  theme and extensions cost. Both index Chinese for search: the bare build with Sphinx's own
+  ``zh`` search, which segments with jieba (installed by the ``test`` extra for this), ours with
+  rjieba and the course dictionary;
+* incremental rebuild after editing one lesson's body: as `make html` runs it (a new
+  ``sphinx-build``) and in `make livehtml`'s loop (a fork of its warm build server, preview
+  settings); and after editing one toctree;
 * peak memory (max RSS) of the clean build;
 * output size: total, ``_static``, ``searchindex.js``;
 * per page (landing page, a module page, the longest lesson): bytes and requests of a first visit
@@ -38,6 +42,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tools.checks.content import is_lesson  # noqa: E402
+from tools.livehtml import BuildServer  # noqa: E402
 from tools.serve import CHROMIUM, CHROMIUM_ARGS, serve  # noqa: E402
 
 LIGHTHOUSE = "lighthouse@12.2.3"
@@ -65,12 +70,10 @@ sys.exit(rc)
 """
 
 
-def sphinx(src: Path, out: Path, *args: str, preview: bool = False) -> tuple[float, int, str]:
-    """Run one build; return (seconds, peak KiB, output). *preview*: as `make livehtml` builds."""
+def sphinx(src: Path, out: Path, *args: str) -> tuple[float, int, str]:
+    """Run one build as `make html` does; return (seconds, peak KiB, output)."""
     cmd = [sys.executable, "-c", BUILD_WRAPPER, "-b", "html", "-q", "-j", "auto", *args, str(src), str(out)]
     env = {k: v for k, v in os.environ.items() if k != "AIINFRA_PREVIEW"}
-    if preview:
-        env["AIINFRA_PREVIEW"] = "1"
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=src, env=env)
     took = time.perf_counter() - t0
@@ -288,12 +291,23 @@ def run(src: Path, runs: int, with_lighthouse: bool, out: Path, search_pages: in
         for _ in range(runs):
             edit_lesson_body(s)
             lesson_edits.append(sphinx(s, html, "-d", str(dt))[0])
-        # the loop of `make livehtml` (sphinx-autobuild runs one build per edit, preview settings)
+        # the loop of `make livehtml`: its build server makes the first build itself, then forks
+        # one warm child per edit (tools/livehtml.py), with the preview settings
         ps = copy_sources(src, work / "preview-src")
-        sphinx(ps, work / "preview-html", "-d", str(work / "preview-dt"), preview=True)
-        for _ in range(runs):
-            edit_lesson_body(ps)
-            preview_edits.append(sphinx(ps, work / "preview-html", "-d", str(work / "preview-dt"), preview=True)[0])
+        live = BuildServer(cwd=ps, env={"AIINFRA_PREVIEW": "1"})
+        live_args = ["-b", "html", "-q", "-j", "auto", str(ps), str(work / "preview-html"),
+                     "-d", str(work / "preview-dt")]
+        try:
+            if live.build(live_args) != 0:
+                raise SystemExit("the live preview's first build failed")
+            for _ in range(runs):
+                edit_lesson_body(ps)
+                t0 = time.perf_counter()
+                if live.build(live_args) != 0:
+                    raise SystemExit("a live preview rebuild failed")
+                preview_edits.append(time.perf_counter() - t0)
+        finally:
+            live.stop()
         for i in range(runs):
             inc_src = copy_sources(src, work / f"inc-{i}")
             shutil.copytree(work / f"html-{i}", work / f"inc-html-{i}")
