@@ -83,6 +83,9 @@ def test_copy_leaves_out_prompts_and_output(browser, server, site):
     page, errors, _ = open_page(browser, f"{server}/{target}")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
     block = page.locator("div.highlight-console").first
+    # as a reader would: scroll to it (off-screen sections are not rendered, and have no innerText)
+    block.scroll_into_view_if_needed()
+    page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
     source = block.locator("pre").inner_text()
     block.hover()
     block.locator("button.copybtn").click()
