@@ -22,6 +22,7 @@ import contextlib
 import gc
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -63,7 +64,7 @@ class BuildServer:
 
     def build(self, sphinx_args: Sequence[str]) -> int:
         """Run ``sphinx-build *sphinx_args``; return its exit status."""
-        for attempt in (1, 2):
+        for _ in range(2):
             if self.proc is None or self.proc.poll() is not None:
                 self.stop()
                 self.start()
@@ -83,6 +84,9 @@ def serve_builds(requests_fd: int, replies_fd: int) -> None:
     """The build server's loop: one JSON list of sphinx-build arguments per line in, exit code out."""
     from sphinx.cmd.build import build_main
 
+    # Ctrl+C in the terminal reaches the whole process group: sphinx-autobuild stops and closes
+    # the request pipe, which ends this loop; no traceback from here
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = os.fdopen(requests_fd, encoding="utf-8")
     replies = os.fdopen(replies_fd, "w", encoding="utf-8")
     warm = False
@@ -138,7 +142,7 @@ def warm_up(args: list[str]) -> None:
             skip = False
         elif a in ("-j", "--jobs"):
             skip = True
-        elif not a.startswith(("-j", "--jobs=")):
+        elif not a.startswith(("-j", "--jobs=")) and a not in ("-a", "-E", "--write-all", "--fresh-env"):
             rest.append(a)
     devnull = open(os.devnull, "w")
     with contextlib.redirect_stdout(devnull), contextlib.redirect_stderr(devnull):
@@ -166,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     import asyncio
 
     import sphinx_autobuild.__main__ as autobuild
+    if not hasattr(os, "fork"):       # Windows: sphinx-autobuild as it is, a new process per build
+        autobuild.main(argv)
+        return
+
     import watchfiles
     from sphinx_autobuild.build import Builder
     from sphinx_autobuild.server import RebuildServer
