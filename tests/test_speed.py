@@ -59,7 +59,8 @@ def test_from_latex_fast_path_gives_the_same_rich_text():
 
     original = aiinfra_speed._original_from_latex
     for s in sorted(bib_strings())[:800]:
-        assert repr(pybtex.richtext.Text.from_latex(s)) == repr(original(pybtex.richtext.Text, s)), s
+        fast = aiinfra_speed._from_latex(pybtex.richtext.Text, s)
+        assert repr(fast) == repr(original(pybtex.richtext.Text, s)), s
 
 
 def test_page_functions_are_memoized_for_the_sidebar_check_and_the_page():
@@ -130,3 +131,21 @@ def test_stem_memo_keeps_sphinxs_short_word_rule():
     assert lang.stem("ies") == "ie"          # Snowball's answer, now memoized
     lang.split("ies")                        # a Latin word of the text is not stemmed below 3 letters
     assert lang.stem("ies") == "ies"
+
+
+def test_theme_speed_ups_are_installed_in_a_real_build(tmp_path):
+    """The site's own configuration puts the memoizing wrapper in place of pydata's listener."""
+    import functools
+    import types
+
+    from sphinx.application import Sphinx
+
+    app = Sphinx(str(ROOT), str(ROOT), str(tmp_path / "out"), str(tmp_path / "dt"), "html",
+                 status=None, warning=None)
+    handlers = [listener.handler for listener in app.events.listeners["html-page-context"]]
+    assert any(isinstance(h, functools.partial) and h.func is aiinfra_speed._memoize_page_functions
+               for h in handlers)
+    from pydata_sphinx_theme import edit_this_page, utils
+
+    assert utils.set_secondary_sidebar_items not in handlers
+    assert not isinstance(edit_this_page.jinja2, types.ModuleType)
