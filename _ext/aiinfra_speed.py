@@ -32,10 +32,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import pickle
-from pathlib import Path
-
 import re
 import types
+from pathlib import Path
 
 import jinja2
 import pybtex.plugin
